@@ -12,15 +12,19 @@ export PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$OUTPUT_DIR/logs"
 
 declare -a SUMMARY=()
+declare -a FAILED_LOGS=()
 FAILED=0
 
 stage() {
   local name="$1"; shift
   local start end rc
   say "── $name ──"
+  local log="$OUTPUT_DIR/logs/stage-${name//[^a-zA-Z0-9_.-]/_}.log"
   start=$(date +%s.%N)
-  "$@"
+  # Process substitution, not a pipe: a stage function may export variables for the next stages.
+  "$@" > >(tee "$log") 2>&1
   rc=$?
+  wait $! 2>/dev/null
   end=$(date +%s.%N)
   local secs
   secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
@@ -28,6 +32,7 @@ stage() {
     SUMMARY+=("$(printf '%-28s %-6s %8ss' "$name" ok "$secs")")
   else
     SUMMARY+=("$(printf '%-28s %-6s %8ss' "$name" FAILED "$secs")")
+    FAILED_LOGS+=("$name|$log")
     FAILED=1
   fi
   return "$rc"
@@ -41,6 +46,9 @@ do_images() {
   local image
   image=$(bash tests/bed/image.sh debian12) || return 1
   export INFERNO_IMAGE_DEBIAN12="$image"
+  # The github_runner scenario converges an arm64 host (qemu-user) to check it gets the arm64 archive.
+  image=$(bash tests/bed/image.sh debian12 arm64) || return 1
+  export INFERNO_IMAGE_DEBIAN12_ARM64="$image"
   mkdir -p "$INFERNO_APT_CACHE"
 }
 
@@ -90,11 +98,23 @@ do_integration() {
   pytest_run tests/integration -q -p no:cacheprovider -m integration
 }
 
+# What made a scenario fail, not the destroy that follows it: failed tasks and test errors first.
+molecule_failure() {
+  local log="$1"
+  echo "-- failed tasks and test errors in $log --"
+  # Molecule colours and frames its output ("  │ "): strip both before looking.
+  sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^  │ //' "$log" \
+    | grep -n -E -A8 '^(fatal|failed): |^E  |^FAILED |^CRITICAL' | head -n 45
+  echo "-- end of $log --"
+  tail -n 15 "$log"
+}
+export -f molecule_failure
+
 do_molecule() {
   local scenario rc=0
   for scenario in ${SCENARIOS:-$(ls molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)}; do
     stage "molecule:$scenario" bash -c "molecule test -s '$scenario' > '$OUTPUT_DIR/logs/molecule-$scenario.log' 2>&1 \
-      || { tail -n 80 '$OUTPUT_DIR/logs/molecule-$scenario.log'; exit 1; }" || rc=1
+      || { molecule_failure '$OUTPUT_DIR/logs/molecule-$scenario.log'; exit 1; }" || rc=1
   done
   return "$rc"
 }
@@ -112,6 +132,13 @@ do_build() {
 }
 
 summary() {
+  # CI shows the end of the output: repeat why each failed stage failed right above the table.
+  local entry
+  for entry in "${FAILED_LOGS[@]}"; do
+    echo
+    echo "════ ${entry%%|*} failed: last lines of ${entry#*|} ════"
+    tail -n 60 "${entry#*|}"
+  done
   echo
   echo "════ inferno.runners test summary ════"
   printf '%s\n' "${SUMMARY[@]}"
