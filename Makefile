@@ -20,8 +20,9 @@ fast: ## The daily loop: lint + unit tests
 setup: ## Virtualenv, npm tools, host packages and a Docker engine
 	@bash tests/bed/setup.sh all
 
-images: setup ## Local systemd base images (built without any registry)
+images: setup ## Local systemd base images, amd64 and arm64 (built without any registry)
 	@bash tests/bed/image.sh debian12 >/dev/null
+	@bash tests/bed/image.sh debian12 arm64 >/dev/null
 
 lint: ## ansible-lint, production profile
 	@bash tests/bed/run-tests.sh lint

@@ -24,7 +24,8 @@ stage() {
   # Process substitution, not a pipe: a stage function may export variables for the next stages.
   "$@" > >(tee "$log") 2>&1
   rc=$?
-  wait $! 2>/dev/null
+  # Let tee finish writing before the log is read.
+  if [ -n "${!:-}" ]; then wait "$!" 2>/dev/null || true; fi
   end=$(date +%s.%N)
   local secs
   secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
