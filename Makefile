@@ -6,7 +6,7 @@ export INFERNO_APT_CACHE ?= /var/cache/inferno-apt
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/tests/output/collections:$(CURDIR)/$(VENV)/lib/python3.11/site-packages
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: test fast setup lint sanity unit integration molecule build images docs sandbox sandbox-down clean help
+.PHONY: test fast setup lint sanity unit integration molecule build images docs sandbox sandbox-test sandbox-down clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,10 +45,13 @@ build: ## Build the collection tarball, install it and list its modules
 docs: ## Regenerate docs/roles and docs/modules from argument specs and module docs
 	@$(VENV)/bin/python docs/generate.py
 
-sandbox: ## The main job: converge site.yml on local systemd containers
+sandbox: ## The main job: site.yml on three local systemd containers, then the fleet report
 	@bash tests/bed/sandbox.sh up
 
-sandbox-down: ## Remove the sandbox containers
+sandbox-test: ## The sandbox end to end: up, up again (0 changed), the report checked, down
+	@bash tests/bed/sandbox.sh test
+
+sandbox-down: ## Remove the sandbox: containers, network, fake GitHub and its state
 	@bash tests/bed/sandbox.sh down
 
 clean: ## Remove test output (keeps the venv, caches and images)
