@@ -289,12 +289,12 @@ def start_extra_host(name: str, image: str) -> None:
              timeout=120, what=f"systemd in {name}")
 
 
-def converge_extra_host(name: str, count: int, tmp_path: Path) -> subprocess.CompletedProcess:
+def converge_extra_host(name: str, count: int, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
     inventory = tmp_path / f"{name}.yml"
     inventory.write_text(json.dumps({"all": {"hosts": {name: {
         "ansible_connection": "community.docker.docker", "github_runner_count": count}}}}))
     return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", str(inventory),
-                           str(SCENARIO / "converge.yml"), "--limit", name],
+                           str(SCENARIO / "converge.yml"), "--limit", name, *extra],
                           capture_output=True, text=True, timeout=1500, check=False, cwd=PROJECT)
 
 
@@ -304,6 +304,13 @@ def test_converge_wall_time_of_a_fresh_host_with_1_and_6_runners(fake, tmp_path,
     name = f"inferno-host-ghr-bench{count}"
     start_extra_host(name, os.environ.get("INFERNO_IMAGE_DEBIAN12", "inferno/debian12-systemd:amd64"))
     try:
+        if count == 1:
+            # --check on a host the role never saw: it goes through, and neither the host nor GitHub changes.
+            tokens = len(fake.tokens())
+            checked = converge_extra_host(name, count, tmp_path, "--check")
+            assert checked.returncode == 0, checked.stdout[-4000:]
+            assert fake.runner(f"{name}-1") is None and len(fake.tokens()) == tokens
+            assert sh(name, f"test -e {ROOTS}", check=False).returncode != 0
         started = time.monotonic()
         result = converge_extra_host(name, count, tmp_path)
         took = time.monotonic() - started
