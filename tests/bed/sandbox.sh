@@ -44,6 +44,9 @@ start_hosts() {
   for h in "${HOSTS[@]}"; do
     [ "$(docker inspect -f '{{.State.Running}}' "$h" 2>/dev/null)" = "true" ] && continue
     docker rm -f "$h" >/dev/null 2>&1 || true
+    # An apt archive cache per host: the three converge at once, and apt holds the cache's lock
+    # while it downloads (a shared one fails with "Could not get lock /var/cache/apt/archives/lock").
+    mkdir -p "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}/sandbox/$h/partial"
     step "starting $h"
     # The settings of .config/molecule/config.yml, plus a TUN device for wireguard-go.
     docker run -d --pull never --name "$h" --hostname "$h" --network "$NETWORK" \
@@ -51,7 +54,7 @@ start_hosts() {
       --sysctl net.ipv6.conf.all.disable_ipv6=0 --sysctl net.ipv6.conf.default.disable_ipv6=0 \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-      -v "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}:/var/cache/apt/archives:rw" \
+      -v "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}/sandbox/$h:/var/cache/apt/archives:rw" \
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
       --stop-signal SIGRTMIN+3 --label inferno.sandbox=1 \
       "$image" /sbin/init >/dev/null
