@@ -50,3 +50,17 @@ debian_mirror() {
 }
 
 docker_ok() { docker info >/dev/null 2>&1; }
+
+# Starts "$@" as a daemon in its own session, output to $1, and leaves its PID in $!.
+# Only stdin/stdout/stderr reach it: a daemon that inherits one of the test run's pipes (the
+# process substitution that tees a stage's log) holds it open, and the run waits for its end forever.
+daemonize() {
+  local log="$1"; shift
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec ${fd}>&-"
+    done
+    exec setsid nohup "$@" > "$log" 2>&1 < /dev/null
+  ) &
+}

@@ -24,8 +24,17 @@ stage() {
   # Process substitution, not a pipe: a stage function may export variables for the next stages.
   "$@" > >(tee "$log") 2>&1
   rc=$?
-  # Let tee finish writing before the log is read.
-  if [ -n "${!:-}" ]; then wait "$!" 2>/dev/null || true; fi
+  # Let tee finish writing before the log is read. tee ends when the last writer closes the pipe;
+  # should something the stage left running still hold it, stop waiting after 10 s rather than never.
+  local tee_pid="${!:-}"
+  if [ -n "$tee_pid" ]; then
+    for _ in $(seq 1 100); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$tee_pid" 2>/dev/null; then
+      echo "[bed] $name left a process holding its output open; its log may stop early" >&2
+      kill "$tee_pid" 2>/dev/null
+    fi
+    wait "$tee_pid" 2>/dev/null || true
+  fi
   end=$(date +%s.%N)
   local secs
   secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')

@@ -91,10 +91,9 @@ prepare_controller() {
     port=$(sed -n 's|^http://[^:]*:\([0-9]*\)/api/v3$|\1|p' "$STATE/github/api_url" 2>/dev/null || true)
     rm -f "$STATE/github/fake.port"
     step "starting the fake GitHub on $gateway (state kept in $STATE/github/state.json)"
-    setsid nohup "$VENV/bin/python" tests/doubles/github/fake_github.py --bind "$gateway" --port "${port:-0}" \
-      --port-file "$STATE/github/fake.port" --lifetime 604800 --seed "$STATE/github/seed.json" \
-      --state "$STATE/github/state.json" --heartbeat-ttl 30 \
-      > "$STATE/github/fake.log" 2>&1 < /dev/null &
+    daemonize "$STATE/github/fake.log" "$VENV/bin/python" tests/doubles/github/fake_github.py \
+      --bind "$gateway" --port "${port:-0}" --port-file "$STATE/github/fake.port" --lifetime 604800 \
+      --seed "$STATE/github/seed.json" --state "$STATE/github/state.json" --heartbeat-ttl 30
     echo $! > "$STATE/github/fake.pid"
     local i
     for i in $(seq 1 50); do [ -s "$STATE/github/fake.port" ] && break; sleep 0.2; done

@@ -66,8 +66,8 @@ setup_docker() {
   command -v docker >/dev/null || apt_ensure docker.io
   mkdir -p /var/log
   say "starting dockerd (log: /var/log/inferno-dockerd.log)"
-  # setsid: the daemon must outlive this script and the test run that started it.
-  setsid nohup dockerd >/var/log/inferno-dockerd.log 2>&1 < /dev/null &
+  # Its own session: the daemon must outlive this script and the test run that started it.
+  daemonize /var/log/inferno-dockerd.log dockerd
   local i
   for i in $(seq 1 60); do
     docker_ok && { say "dockerd is up"; return 0; }
