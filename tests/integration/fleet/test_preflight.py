@@ -3,6 +3,7 @@ placeholder secrets, a vault password that does not decrypt. Every host here is 
 through `delegate_to: localhost`, so nothing leaves this machine."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,8 +20,14 @@ EXAMPLE_VAULT_PASSWORD = "avernus-example"
 pytestmark = pytest.mark.integration
 
 
-def _run(inventory: Path, tmp_path: Path, password: str | None = EXAMPLE_VAULT_PASSWORD) -> subprocess.CompletedProcess:
+def _run(inventory: Path, tmp_path: Path, password: str | None = EXAMPLE_VAULT_PASSWORD,
+         extra_vars: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK)]
+    if extra_vars:
+        # As AWX passes a credential's injected extra vars: a file, not the command line.
+        extra_file = tmp_path / "extra-vars.json"
+        extra_file.write_text(json.dumps(extra_vars))
+        cmd += ["-e", f"@{extra_file}"]
     if password is not None:
         pass_file = tmp_path / "vault-pass"
         pass_file.write_text(password + "\n")
@@ -74,3 +81,26 @@ def test_complete_secrets_pass_the_preflight(tmp_path):
                      "vault_github_app_private_key: not-a-real-key\n")
     result = _run(inventory, tmp_path, password=None)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+# What the GitHub credential of playbooks/awx_configure.yml injects (credential_type_injectors.json).
+AWX_INJECTED = {
+    "inferno_github_app_id": "4242",
+    "inferno_github_app_installation_id": "777",
+    "inferno_github_app_private_key": "not-a-real-key",
+}
+
+
+def test_awx_injected_credential_stands_in_for_the_vault_values(tmp_path):
+    """The vault still holds its placeholders; the injected extra vars are enough."""
+    result = _run(AVERNUS, tmp_path, extra_vars=AWX_INJECTED)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_a_secret_neither_in_the_vault_nor_injected_is_named(tmp_path):
+    injected = {k: v for k, v in AWX_INJECTED.items() if k != "inferno_github_app_private_key"}
+    result = _run(AVERNUS, tmp_path, extra_vars=injected)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "vault_github_app_private_key or inferno_github_app_private_key" in out
+    assert "vault_github_app_id" not in out
