@@ -14,7 +14,7 @@ help: ## List the targets
 test: ## Every test: setup, images, lint, sanity, unit, integration, Molecule, build (summary at the end)
 	@bash tests/bed/run-tests.sh all
 
-fast: ## The daily loop: lint + unit tests
+fast: ## The daily loop: lint, sanity and unit tests
 	@bash tests/bed/run-tests.sh fast
 
 setup: ## Virtualenv, npm tools, host packages and a Docker engine

@@ -169,8 +169,10 @@ case "$what" in
     stage build do_build
     ;;
   fast)
-    stage setup bash -c 'bash tests/bed/setup.sh venv && bash tests/bed/link-collection.sh' || { summary; exit 1; }
+    stage setup bash -c 'bash tests/bed/setup.sh venv && bash tests/bed/setup.sh system && bash tests/bed/link-collection.sh' \
+      || { summary; exit 1; }
     stage lint do_lint
+    stage sanity do_sanity
     stage unit do_unit
     ;;
   lint|sanity|unit|integration|build)

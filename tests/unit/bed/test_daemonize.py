@@ -38,7 +38,7 @@ def test_stage_ends_while_its_daemon_runs_on(tmp_path):
         fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
         assert fds == [0, 1, 2], f"the daemon inherited descriptors {fds}"
         assert os.readlink(f"/proc/{pid}/fd/1") == str(log)
-        for _ in range(50):
+        for _attempt in range(50):
             if log.read_text():
                 break
             time.sleep(0.1)
