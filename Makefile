@@ -11,7 +11,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: ## Every test: setup, images, lint, sanity, unit, integration, Molecule, build (summary at the end)
+test: ## Every test: setup, images, lint, sanity, unit, integration, Molecule, sandbox, build (summary at the end)
 	@bash tests/bed/run-tests.sh all
 
 fast: ## The daily loop: lint, sanity and unit tests

@@ -47,6 +47,10 @@ start_hosts() {
     # An apt archive cache per host: the three converge at once, and apt holds the cache's lock
     # while it downloads (a shared one fails with "Could not get lock /var/cache/apt/archives/lock").
     mkdir -p "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}/sandbox/$h/partial"
+    # Packages the Molecule scenarios already fetched into the shared cache, as hard links: apt
+    # takes a .deb it finds in its archive folder instead of downloading it again.
+    find "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}" -maxdepth 1 -name '*.deb' \
+      -exec cp -ln -t "${INFERNO_APT_CACHE:-/var/cache/inferno-apt}/sandbox/$h" {} + 2>/dev/null || true
     step "starting $h"
     # The settings of .config/molecule/config.yml, plus a TUN device for wireguard-go.
     docker run -d --pull never --name "$h" --hostname "$h" --network "$NETWORK" \
@@ -186,6 +190,9 @@ up() {
 
 # What `make sandbox-test` runs: a fresh sandbox, converged twice, its report checked, removed.
 sandbox_test() {
+  if docker ps -q --filter label=inferno.sandbox=1 2>/dev/null | grep -q .; then
+    say "a sandbox is up: the test replaces it with a fresh one and removes that at the end"
+  fi
   down
   up
   up
@@ -200,5 +207,5 @@ case "${1:-up}" in
   test) sandbox_test ;;
   down) down ;;
   report) report ;;
-  *) die "usage: sandbox.sh up|down|report" ;;
+  *) die "usage: sandbox.sh up|down|report|test" ;;
 esac

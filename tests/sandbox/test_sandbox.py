@@ -1,6 +1,7 @@
 """What `make sandbox` must have brought up: checked against the fleet report's data
 (fleet-report/report.json, written by playbooks/fleet_report.yml) and the converge summaries
-tests/bed/sandbox.sh keeps. Run by `make sandbox-test`, which brings the sandbox up twice first."""
+tests/bed/sandbox.sh keeps. Run by `make sandbox-test` (and the sandbox stage of `make test`),
+which brings the sandbox up twice first."""
 from __future__ import annotations
 
 import json
