@@ -1025,11 +1025,12 @@ class FakeGitHub:
             web_url=f"http://{host}",
             client=h.client_address[0],
         )
+        # Every call is in the log before its answer leaves: a client that has its answer finds it there.
         if path == "/_fake" or path.startswith("/_fake/"):
             reply = self._control(call)
-            self._send(h, reply)
             if not re.fullmatch(r"/_fake/(calls|state|tokens|violations|health|faults)", path) or method != "GET":
                 self._record(call, reply, "fake", started)
+            self._send(h, reply)
             return
 
         fault = self._take_fault(method, raw_path)
@@ -1042,12 +1043,12 @@ class FakeGitHub:
                 return
             if fault["status"] is not None:
                 reply = self._fault_reply(call, fault)
-                self._send(h, reply)
                 self._record(call, reply, "github", started, fault=fault["id"])
+                self._send(h, reply)
                 return
         reply = self._github(call)
-        self._send(h, reply)
         self._record(call, reply, "github", started)
+        self._send(h, reply)
 
     def _take_fault(self, method: str, path: str) -> dict | None:
         with self._lock:
