@@ -3,6 +3,7 @@
 # a failure so one run shows every problem, prints a summary and exits non-zero if any stage failed.
 #   run-tests.sh all|fast|lint|sanity|unit|integration|molecule|build
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/stages.sh"
 set +e
 cd "$REPO_ROOT"
 export PATH="$VENV/bin:$PATH"
@@ -10,43 +11,6 @@ export ANSIBLE_COLLECTIONS_PATH="$OUTPUT_DIR/collections:$VENV/lib/python3.11/si
 export INFERNO_APT_CACHE="${INFERNO_APT_CACHE:-/var/cache/inferno-apt}"
 export PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$OUTPUT_DIR/logs"
-
-declare -a SUMMARY=()
-declare -a FAILED_LOGS=()
-FAILED=0
-
-stage() {
-  local name="$1"; shift
-  local start end rc
-  say "── $name ──"
-  local log="$OUTPUT_DIR/logs/stage-${name//[^a-zA-Z0-9_.-]/_}.log"
-  start=$(date +%s.%N)
-  # Process substitution, not a pipe: a stage function may export variables for the next stages.
-  "$@" > >(tee "$log") 2>&1
-  rc=$?
-  # Let tee finish writing before the log is read. tee ends when the last writer closes the pipe;
-  # should something the stage left running still hold it, stop waiting after 10 s rather than never.
-  local tee_pid="${!:-}"
-  if [ -n "$tee_pid" ]; then
-    for _ in $(seq 1 100); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$tee_pid" 2>/dev/null; then
-      echo "[bed] $name left a process holding its output open; its log may stop early" >&2
-      kill "$tee_pid" 2>/dev/null
-    fi
-    wait "$tee_pid" 2>/dev/null || true
-  fi
-  end=$(date +%s.%N)
-  local secs
-  secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-  if [ "$rc" -eq 0 ]; then
-    SUMMARY+=("$(printf '%-28s %-6s %8ss' "$name" ok "$secs")")
-  else
-    SUMMARY+=("$(printf '%-28s %-6s %8ss' "$name" FAILED "$secs")")
-    FAILED_LOGS+=("$name|$log")
-    FAILED=1
-  fi
-  return "$rc"
-}
 
 do_setup() {
   bash tests/bed/setup.sh all && bash tests/bed/link-collection.sh
@@ -147,32 +111,18 @@ do_build() {
   [ -n "$listing" ] || { echo "ansible-doc -l listed no module of the installed collection"; return 1; }
 }
 
-summary() {
-  # CI shows the end of the output: repeat why each failed stage failed right above the table.
-  local entry
-  for entry in "${FAILED_LOGS[@]}"; do
-    echo
-    echo "════ ${entry%%|*} failed: last lines of ${entry#*|} ════"
-    tail -n 60 "${entry#*|}"
-  done
-  echo
-  echo "════ inferno.runners test summary ════"
-  printf '%s\n' "${SUMMARY[@]}"
-  if [ "$FAILED" -eq 0 ]; then echo "RESULT: all stages passed"; else echo "RESULT: FAILED"; fi
-  return "$FAILED"
-}
-
 what="${1:-all}"
 case "$what" in
   all)
     stage setup do_setup || { summary; exit 1; }
     stage images do_images || { summary; exit 1; }
+    lane_start sandbox do_sandbox
     stage lint do_lint
     stage sanity do_sanity
     stage unit do_unit
     stage integration do_integration
     do_molecule
-    stage sandbox do_sandbox
+    lane_join sandbox
     stage build do_build
     ;;
   fast)
