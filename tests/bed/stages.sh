@@ -10,10 +10,11 @@ FAILED=0
 
 run_stage_command() { "$@"; }
 
-# A stage's line in the summary: name, ok or FAILED, seconds since it started.
+# A stage's line in the summary: name, ok or FAILED, seconds from its start to its end (now if
+# not given).
 record_stage() {
-  local name="$1" rc="$2" start="$3" log="$4" secs
-  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  local name="$1" rc="$2" start="$3" log="$4" end="${5:-$(date +%s.%N)}" secs
+  secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
   if [ "$rc" -eq 0 ]; then
     SUMMARY+=("$(printf '%-28s %-6s %8ss' "$name" ok "$secs")")
   else
@@ -59,7 +60,9 @@ lane_start() {
   local log="$OUTPUT_DIR/logs/stage-${name//[^a-zA-Z0-9_.-]/_}.log"
   say "── $name (in the background beside the stages below; log: $log) ──"
   LANE_START[$name]=$(date +%s.%N)
-  "$@" > "$log" 2>&1 < /dev/null &
+  # Its own end time: lane_join comes only after the stages beside it.
+  rm -f "$log.end"
+  ( "$@"; rc=$?; date +%s.%N > "$log.end"; exit "$rc" ) > "$log" 2>&1 < /dev/null &
   LANE_PID[$name]=$!
 }
 
@@ -70,7 +73,8 @@ lane_join() {
   wait "${LANE_PID[$name]}"
   rc=$?
   tail -n 40 "$log"
-  record_stage "$name" "$rc" "${LANE_START[$name]}" "$log"
+  record_stage "$name" "$rc" "${LANE_START[$name]}" "$log" "$(cat "$log.end" 2>/dev/null || date +%s.%N)"
+  rm -f "$log.end"
 }
 
 summary() {

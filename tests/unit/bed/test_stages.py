@@ -44,6 +44,21 @@ def test_a_background_stage_survives_the_foreground_stages_beside_it(tmp_path):
     assert (tmp_path / "logs" / "stage-quick.log").read_text() == "from the quick stage\n"
 
 
+def test_a_background_stage_is_timed_to_its_own_end(tmp_path):
+    done = run_bed(
+        tmp_path,
+        """
+        lane_start short sleep 1
+        stage long sleep 3
+        lane_join short
+        summary
+        """,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("short "))
+    assert 1 <= seconds(line) < 2.5, line
+
+
 def test_a_failed_background_stage_fails_the_run_and_shows_its_log(tmp_path):
     done = run_bed(
         tmp_path,
